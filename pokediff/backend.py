@@ -37,7 +37,7 @@ def compile_inference_function(layer, fn):
         variables = layer.variables
 
         def stateless_fn(values, *args):
-            mapping = list(zip(variables, values))
+            mapping = list(zip(variables, values, strict=True))
             with keras.StatelessScope(state_mapping=mapping):
                 return fn(*args)
 

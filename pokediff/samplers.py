@@ -45,6 +45,8 @@ def split_prediction(x_t, model_output, alpha_bar_t, prediction_type):
     `v = sqrt(alpha_bar_t) * eps - sqrt(1 - alpha_bar_t) * x_0`:
     `x_0_hat = sqrt(alpha_bar_t) * x_t - sqrt(1 - alpha_bar_t) * v`.
     """
+    x_t = ops.convert_to_tensor(x_t)
+    model_output = ops.convert_to_tensor(model_output)
     signal = ops.sqrt(alpha_bar_t)
     noise_level = ops.sqrt(1.0 - alpha_bar_t)
     if prediction_type == "epsilon":
@@ -89,6 +91,10 @@ def ddim_step(
     Returns:
         The sample `x_{t_prev}`.
     """
+    x_t = ops.convert_to_tensor(x_t)
+    alpha_bar_t = ops.convert_to_tensor(alpha_bar_t, x_t.dtype)
+    alpha_bar_prev = ops.convert_to_tensor(alpha_bar_prev, x_t.dtype)
+
     # 1. The model's estimates of x_0 and epsilon (eq. 9 of Song et al.).
     x_0_hat, epsilon_hat = split_prediction(
         x_t, model_output, alpha_bar_t, prediction_type
