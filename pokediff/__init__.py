@@ -1,25 +1,56 @@
-"""pokediff: type-conditioned diffusion models of Pokémon sprites."""
+"""pokediff: type-conditioned diffusion models of Pokémon sprites.
 
-from pokediff import layers
-from pokediff.models import PokemonDiffusion
-from pokediff.models import build_unet
+Importing `pokediff` does not import Keras: the Keras names below load on
+first use, so that the command line can choose the backend first.
+"""
+
+import importlib
+
 from pokediff.pokemon_types import NUM_TYPES
 from pokediff.pokemon_types import TYPES
 from pokediff.pokemon_types import decode_types
 from pokediff.pokemon_types import encode_types
 from pokediff.pokemon_types import type_id
-from pokediff.schedules import NoiseSchedule
+from pokediff.presets import PRESETS
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "PokemonDiffusion": "pokediff.models",
+    "build_unet": "pokediff.models",
+    "NoiseSchedule": "pokediff.schedules",
+    "layers": "pokediff.layers",
+    "datasets": "pokediff.datasets",
+    "metrics": "pokediff.metrics",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+        value = (
+            module if module.__name__.endswith(name) else getattr(module, name)
+        )
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'pokediff' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))
+
 
 __all__ = [
     "NUM_TYPES",
     "NoiseSchedule",
+    "PRESETS",
     "PokemonDiffusion",
     "TYPES",
     "build_unet",
+    "datasets",
     "decode_types",
     "encode_types",
     "layers",
+    "metrics",
     "type_id",
 ]

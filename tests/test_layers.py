@@ -33,15 +33,17 @@ LAYER_CASES = [
 ]
 
 
+def _name(value):
+    return getattr(value, "__name__", "")
+
+
 def randomize_weights(layer, seed=0):
     rng = np.random.default_rng(seed)
     for variable in layer.weights:
         variable.assign(rng.normal(0, 0.1, variable.shape).astype("float32"))
 
 
-@pytest.mark.parametrize(
-    "cls,config,inputs,shape", LAYER_CASES, ids=lambda c: getattr(c, "__name__", "")
-)
+@pytest.mark.parametrize("cls,config,inputs,shape", LAYER_CASES, ids=_name)
 def test_output_shape_and_compute_output_shape(cls, config, inputs, shape):
     layer = cls(**config)
     outputs = layer(inputs)
@@ -54,9 +56,7 @@ def test_output_shape_and_compute_output_shape(cls, config, inputs, shape):
     assert tuple(layer.compute_output_shape(input_shape)) == shape
 
 
-@pytest.mark.parametrize(
-    "cls,config,inputs,shape", LAYER_CASES, ids=lambda c: getattr(c, "__name__", "")
-)
+@pytest.mark.parametrize("cls,config,inputs,shape", LAYER_CASES, ids=_name)
 def test_config_and_serialization_round_trip(cls, config, inputs, shape):
     layer = cls(name="layer_under_test", **config)
     layer(inputs)
@@ -127,9 +127,7 @@ def test_new_blocks_are_the_identity_plus_skip():
         ops.convert_to_numpy(block([X, EMBEDDING])), X, atol=1e-6
     )
     attention = AttentionBlock(num_heads=2)
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(attention(X)), X, atol=1e-6
-    )
+    np.testing.assert_allclose(ops.convert_to_numpy(attention(X)), X, atol=1e-6)
 
 
 def test_diffusion_block_uses_the_embedding():

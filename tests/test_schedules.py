@@ -20,9 +20,7 @@ def test_linear_schedule_matches_hand_computed_values():
     np.testing.assert_allclose(
         schedule.alphas_cumprod, [0.9, 0.72, 0.504, 0.3024]
     )
-    np.testing.assert_allclose(
-        schedule.signal_to_noise_ratio()[0], 0.9 / 0.1
-    )
+    np.testing.assert_allclose(schedule.signal_to_noise_ratio()[0], 0.9 / 0.1)
     assert schedule.alphas_cumprod.dtype == np.float64
 
 
@@ -103,7 +101,9 @@ def test_split_prediction_recovers_x0_and_epsilon():
         x_0_hat, epsilon_hat = split_prediction(
             x_t, output, alpha_bar, prediction_type
         )
-        np.testing.assert_allclose(ops.convert_to_numpy(x_0_hat), x_0, atol=1e-5)
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(x_0_hat), x_0, atol=1e-5
+        )
         np.testing.assert_allclose(
             ops.convert_to_numpy(epsilon_hat), epsilon, atol=1e-5
         )

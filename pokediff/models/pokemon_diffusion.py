@@ -8,6 +8,7 @@ from pokediff import backend as pokediff_backend
 from pokediff.models.unet import build_unet
 from pokediff.pokemon_types import NUM_TYPES
 from pokediff.pokemon_types import encode_types
+from pokediff.presets import preset_config
 from pokediff.samplers import PREDICTION_TYPES
 from pokediff.samplers import ddim_step
 from pokediff.samplers import sampler_eta
@@ -129,6 +130,7 @@ class PokemonDiffusion(keras.Model):
             dropout=dropout,
             groups=groups,
             seed=seed,
+            dtype=self.dtype_policy,
         )
         self.seed_generator = keras.random.SeedGenerator(
             seed, name="training_seed_generator"
@@ -241,6 +243,24 @@ class PokemonDiffusion(keras.Model):
         if self.prediction_type == "epsilon":
             return clipped / snr
         return clipped / (snr + 1.0)
+
+    @classmethod
+    def from_preset(cls, preset, **kwargs):
+        """Make a model of a named size from `pokediff.PRESETS`.
+
+        A preset is an architecture, not trained weights.
+
+        Args:
+            preset: str. `"tiny"`, `"small"` or `"base"`.
+            **kwargs: Constructor arguments that override the preset's.
+
+        Example:
+
+        ```python
+        model = PokemonDiffusion.from_preset("tiny", seed=0)
+        ```
+        """
+        return cls(**{**preset_config(preset), **kwargs})
 
     # Sampling ---------------------------------------------------------------
 

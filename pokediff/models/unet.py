@@ -20,6 +20,7 @@ def build_unet(
     dropout=0.0,
     groups=8,
     seed=None,
+    dtype=None,
     name="denoiser",
 ):
     """Build the denoising U-Net as a functional `keras.Model`.
@@ -44,6 +45,8 @@ def build_unet(
         dropout: float. Dropout inside the residual blocks.
         groups: int. Group normalisation groups.
         seed: int or `None`. Seed of the dropout layers.
+        dtype: dtype policy of the layers (the output head always computes
+            in float32).
         name: str. Name of the model.
 
     Returns:
@@ -62,27 +65,41 @@ def build_unet(
 
     def block(filters, label):
         return DiffusionBlock(
-            filters, groups=groups, dropout=dropout, seed=seed, name=label
+            filters,
+            groups=groups,
+            dropout=dropout,
+            seed=seed,
+            dtype=dtype,
+            name=label,
         )
 
     def attention(label):
-        return AttentionBlock(num_heads=num_heads, groups=groups, name=label)
+        return AttentionBlock(
+            num_heads=num_heads, groups=groups, dtype=dtype, name=label
+        )
 
     # Inputs and the conditioning embedding.
     noisy = keras.Input((image_size, image_size, 3), name="noisy_images")
     timesteps = keras.Input((), name="timesteps")
     labels = keras.Input((2,), dtype="int32", name="labels")
-    embedding = keras.layers.Add(name="embedding")(
+    embedding = keras.layers.Add(dtype=dtype, name="embedding")(
         [
-            TimeEmbedding(embedding_dim, name="time_embedding")(timesteps),
+            TimeEmbedding(embedding_dim, dtype=dtype, name="time_embedding")(
+                timesteps
+            ),
             LabelEmbedding(
-                embedding_dim, num_classes=num_classes, name="label_embedding"
+                embedding_dim,
+                num_classes=num_classes,
+                dtype=dtype,
+                name="label_embedding",
             )(labels),
         ]
     )
 
     # Down: keep every intermediate output for the skip connections.
-    x = keras.layers.Conv2D(widths[0], 3, padding="same", name="stem")(noisy)
+    x = keras.layers.Conv2D(
+        widths[0], 3, padding="same", dtype=dtype, name="stem"
+    )(noisy)
     skips = [x]
     resolution = image_size
     for level, filters in enumerate(widths):
@@ -92,7 +109,9 @@ def build_unet(
                 x = attention(f"down{level}_attention{index}")(x)
             skips.append(x)
         if level < num_levels - 1:
-            x = Downsample(filters, name=f"down{level}_downsample")(x)
+            x = Downsample(
+                filters, dtype=dtype, name=f"down{level}_downsample"
+            )(x)
             skips.append(x)
             resolution //= 2
 
@@ -105,19 +124,21 @@ def build_unet(
     for level in reversed(range(num_levels)):
         filters = widths[level]
         for index in range(num_res_blocks + 1):
-            x = keras.layers.Concatenate(name=f"up{level}_concat{index}")(
-                [x, skips.pop()]
-            )
+            x = keras.layers.Concatenate(
+                dtype=dtype, name=f"up{level}_concat{index}"
+            )([x, skips.pop()])
             x = block(filters, f"up{level}_block{index}")([x, embedding])
             if resolution in attention_resolutions:
                 x = attention(f"up{level}_attention{index}")(x)
         if level > 0:
-            x = Upsample(filters, name=f"up{level}_upsample")(x)
+            x = Upsample(filters, dtype=dtype, name=f"up{level}_upsample")(x)
             resolution *= 2
 
     # Output head, kept in float32 under mixed precision.
-    x = keras.layers.GroupNormalization(groups, name="head_norm")(x)
-    x = keras.layers.Activation("silu", name="head_activation")(x)
+    x = keras.layers.GroupNormalization(groups, dtype=dtype, name="head_norm")(
+        x
+    )
+    x = keras.layers.Activation("silu", dtype=dtype, name="head_activation")(x)
     outputs = keras.layers.Conv2D(
         3,
         3,
