@@ -44,9 +44,13 @@ class LabelEmbedding(keras.layers.Layer):
         self.embedding_dim = embedding_dim
 
         # Row `num_classes` of the table is the "no label" entry.
+        # Unit-variance entries (as in `torch.nn.Embedding`) make the types
+        # as loud as the timestep from the first step; Keras' default
+        # uniform(-0.05, 0.05) leaves the network ignoring them for long.
         self.table = keras.layers.Embedding(
             num_classes + 1,
             embedding_dim,
+            embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0),
             dtype=self.dtype_policy,
             name="table",
         )

@@ -46,7 +46,10 @@ class PokemonDiffusion(keras.Model):
         schedule: str. Noise schedule, `"linear"` or `"cosine"`. Defaults
             to `"cosine"`.
         prediction_type: str. What the U-Net predicts, `"epsilon"` or
-            `"v"`. Defaults to `"epsilon"`.
+            `"v"`. Defaults to `"v"`, which learns the type conditioning
+            much sooner: near `t = T` the `v` target is `-x_0` itself, so
+            the labels matter to the loss there, where `epsilon` is almost
+            `x_t` whatever the type.
         label_dropout: float. Probability of training a sample without its
             labels, for classifier-free guidance. Defaults to `0.1`.
         min_snr_gamma: float or `None`. If set, the loss of each sample is
@@ -85,7 +88,7 @@ class PokemonDiffusion(keras.Model):
         num_classes=NUM_TYPES,
         num_train_timesteps=1000,
         schedule="cosine",
-        prediction_type="epsilon",
+        prediction_type="v",
         label_dropout=0.1,
         min_snr_gamma=None,
         dropout=0.0,
