@@ -1,10 +1,13 @@
 """pokediff: type-conditioned diffusion models of Pokémon sprites.
 
-Importing `pokediff` does not import Keras: the Keras names below load on
-first use, so that the command line can choose the backend first.
+`import pokediff` imports Keras only when Keras is already imported (then
+every pokediff class is registered for `keras.saving.load_model` at once).
+Otherwise the Keras names below load on first use, so that the command line
+can choose the backend before Keras is imported.
 """
 
 import importlib
+import sys
 
 from pokediff.pokemon_types import NUM_TYPES
 from pokediff.pokemon_types import TYPES
@@ -34,6 +37,15 @@ def __getattr__(name):
         globals()[name] = value
         return value
     raise AttributeError(f"module 'pokediff' has no attribute {name!r}")
+
+
+def _register_keras_classes():
+    for module in ("pokediff.models", "pokediff.layers", "pokediff.metrics"):
+        importlib.import_module(module)
+
+
+if "keras" in sys.modules:
+    _register_keras_classes()
 
 
 def __dir__():

@@ -163,7 +163,8 @@ def test_save_and_load_give_identical_outputs(trained_tiny_model, tmp_path):
 CROSS_BACKEND = {"tensorflow": "jax", "jax": "torch", "torch": "tensorflow"}
 
 LOAD_AND_SAMPLE = """
-import sys, keras, numpy as np, pokediff  # registers the classes
+import sys, keras, numpy as np
+import pokediff  # after keras: registers the classes
 model = keras.saving.load_model(sys.argv[1])
 noise = np.load(sys.argv[2])
 images = model.generate(

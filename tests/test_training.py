@@ -124,7 +124,9 @@ def test_training_randomness_follows_the_seed(colour_data):
 
 
 def test_min_snr_weights_match_hand_computed_values():
-    model = pokediff.PokemonDiffusion(**TINY_CONFIG, min_snr_gamma=5.0)
+    model = pokediff.PokemonDiffusion(
+        **TINY_CONFIG, min_snr_gamma=5.0, prediction_type="epsilon"
+    )
     alpha_bar = np.array([0.5, 0.9, 0.99], dtype="float32")
     snr = alpha_bar / (1 - alpha_bar)  # 1, 9, 99
     weights = keras.ops.convert_to_numpy(model._loss_weight(alpha_bar))

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job: train the `tiny` preset on the built-in sprites for a few
+# minutes on a CPU, then write a grid of generated sprites, one row per type.
+# Sets up the virtual environment first (see scripts/setup.sh).
+# KERAS_BACKEND picks the backend (default: torch, the fastest on a CPU).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+VENV="${VENV:-.venv}"
+RUN="${RUN:-runs/tiny}"
+export KERAS_BACKEND="${KERAS_BACKEND:-torch}"
+"$VENV/bin/pokediff" train --preset tiny --epochs "${EPOCHS:-20}" --out "$RUN"
+"$VENV/bin/pokediff" generate "$RUN" --all-types --num 8 --seed 0 \
+  --out "$RUN/generated.png"
+echo "Wrote $RUN/generated.png"
