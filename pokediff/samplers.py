@@ -46,7 +46,8 @@ def split_prediction(x_t, model_output, alpha_bar_t, prediction_type):
     `x_0_hat = sqrt(alpha_bar_t) * x_t - sqrt(1 - alpha_bar_t) * v`.
     """
     x_t = ops.convert_to_tensor(x_t)
-    model_output = ops.convert_to_tensor(model_output)
+    model_output = ops.cast(model_output, x_t.dtype)
+    alpha_bar_t = ops.cast(alpha_bar_t, x_t.dtype)
     signal = ops.sqrt(alpha_bar_t)
     noise_level = ops.sqrt(1.0 - alpha_bar_t)
     if prediction_type == "epsilon":
@@ -92,8 +93,9 @@ def ddim_step(
         The sample `x_{t_prev}`.
     """
     x_t = ops.convert_to_tensor(x_t)
-    alpha_bar_t = ops.convert_to_tensor(alpha_bar_t, x_t.dtype)
-    alpha_bar_prev = ops.convert_to_tensor(alpha_bar_prev, x_t.dtype)
+    alpha_bar_t = ops.cast(alpha_bar_t, x_t.dtype)
+    alpha_bar_prev = ops.cast(alpha_bar_prev, x_t.dtype)
+    noise = ops.cast(noise, x_t.dtype)
 
     # 1. The model's estimates of x_0 and epsilon (eq. 9 of Song et al.).
     x_0_hat, epsilon_hat = split_prediction(

@@ -87,7 +87,8 @@ def test_sampler_names():
 
 
 def _forward(x_0, epsilon, alpha_bar):
-    return np.sqrt(alpha_bar) * x_0 + np.sqrt(1 - alpha_bar) * epsilon
+    x_t = np.sqrt(alpha_bar) * x_0 + np.sqrt(1 - alpha_bar) * epsilon
+    return x_t.astype(x_0.dtype)
 
 
 def test_split_prediction_recovers_x0_and_epsilon():
