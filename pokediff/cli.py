@@ -60,6 +60,15 @@ DEFAULTS = {
         "scale": 1,
         "no_ema": False,
     },
+    "evaluate": {
+        "num": 256,
+        "steps": 50,
+        "sampler": "ddim",
+        "guidance": 3.0,
+        "seed": 0,
+        "batch_size": 64,
+        "classifier_epochs": 30,
+    },
 }
 
 
@@ -236,6 +245,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="describe a run folder or a .keras file",
     )
     info.add_argument("model", help="run folder or .keras file")
+
+    defaults = DEFAULTS["evaluate"]
+    evaluate = commands.add_parser(
+        "evaluate",
+        parents=[common],
+        help="score generated sprites against real ones",
+        description="Generate sprites of the held-out real sprites' types "
+        "and report type fidelity, Fréchet and kernel distances in a type "
+        "classifier's feature space, and near-copies of training sprites. "
+        "Writes evaluation.json and evaluation_nearest.png into the run "
+        "folder.",
+    )
+    evaluate.add_argument("model", help="run folder or .keras file")
+    evaluate.add_argument(
+        "--data",
+        help="data folder to compare against (default: the data the run "
+        "was trained on, the built-in sprites included)",
+    )
+    for flag, kind, text in (
+        ("--num", int, "sprites to generate"),
+        ("--steps", int, "sampling steps"),
+        ("--guidance", float, "guidance scale"),
+        ("--seed", int, "seed of the split, classifier and sampling"),
+        ("--batch-size", int, "images per sampling batch"),
+        ("--classifier-epochs", int, "epochs of the type classifier"),
+    ):
+        key = flag[2:].replace("-", "_")
+        evaluate.add_argument(
+            flag,
+            type=kind,
+            default=defaults[key],
+            help=f"{text} (default: {defaults[key]})",
+        )
+    evaluate.add_argument(
+        "--sampler",
+        choices=SAMPLERS,
+        default=defaults["sampler"],
+        help=f"sampler (default: {defaults['sampler']})",
+    )
     return parser
 
 
@@ -258,7 +306,12 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as error:  # --help, or argparse's own usage error
         return int(error.code or 0)
-    command = {"train": _train, "generate": _generate, "info": _info}
+    command = {
+        "train": _train,
+        "generate": _generate,
+        "info": _info,
+        "evaluate": _evaluate,
+    }
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
@@ -528,6 +581,46 @@ def _generate(args) -> int:
                 image = image.repeat(args.scale, 0).repeat(args.scale, 1)
             Image.fromarray(image).save(path)
         print(f"Wrote {out.stem}_000.png to {path.name} in {out.parent}")
+    return 0
+
+
+# evaluate --------------------------------------------------------------------
+
+
+def _evaluate(args) -> int:
+    for flag, value in (
+        ("--num", args.num),
+        ("--steps", args.steps),
+        ("--batch-size", args.batch_size),
+        ("--classifier-epochs", args.classifier_epochs),
+    ):
+        _check_positive(flag, value)
+    if args.num < 2:
+        raise CLIError(f"`--num` expected at least 2. Received: {args.num}")
+    from pokediff import evaluation
+    from pokediff import metrics
+
+    try:
+        report = evaluation.evaluate_run(
+            args.model,
+            data=args.data,
+            num_images=args.num,
+            num_steps=args.steps,
+            sampler=args.sampler,
+            guidance_scale=args.guidance,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            classifier_epochs=args.classifier_epochs,
+            verbose=_verbosity(),
+        )
+    except (FileNotFoundError, ValueError) as error:
+        raise CLIError(str(error)) from None
+    print(metrics.format_report_table(report))
+    if Path(args.model).is_dir():
+        print(
+            f"Wrote {evaluation.REPORT_FILE} and {evaluation.GRID_FILE} "
+            f"to {args.model}"
+        )
     return 0
 
 

@@ -10,6 +10,6 @@ VENV="${VENV:-.venv}"
 RUN="${RUN:-runs/tiny}"
 export KERAS_BACKEND="${KERAS_BACKEND:-torch}"
 "$VENV/bin/pokediff" train --preset tiny --epochs "${EPOCHS:-20}" --out "$RUN"
-"$VENV/bin/pokediff" generate "$RUN" --all-types --num 8 --seed 0 \
-  --out "$RUN/generated.png"
-echo "Wrote $RUN/generated.png"
+"$VENV/bin/pokediff" generate "$RUN" --type fire --num 16 --seed 0 \
+  --out "$RUN/fire.png"
+echo "Samples of every type: $RUN/samples/; fire sprites: $RUN/fire.png"
