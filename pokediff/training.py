@@ -40,6 +40,7 @@ from keras import ops
 from pokediff.datasets import SpriteDataset
 from pokediff.datasets import save_image_grid
 from pokediff.models import PokemonDiffusion
+from pokediff.optimizers import AdamWEMAWarmup
 from pokediff.pokemon_types import TYPES
 
 logger = logging.getLogger("pokediff")
@@ -575,7 +576,7 @@ class TrainingRun:
         settings = config["training"]
         momentum = settings["ema_momentum"]
         model.compile(
-            optimizer=keras.optimizers.AdamW(
+            optimizer=AdamWEMAWarmup(
                 learning_rate=settings["learning_rate"],
                 weight_decay=settings["weight_decay"],
                 use_ema=momentum > 0,

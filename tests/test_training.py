@@ -10,6 +10,7 @@ from conftest import make_colour_data
 
 import pokediff
 from pokediff.datasets import SpriteDataset
+from pokediff.optimizers import AdamWEMAWarmup
 
 BACKEND = keras.backend.backend()
 
@@ -177,3 +178,30 @@ def test_epsilon_prediction_lowers_the_loss():
     history = model.fit(images, labels, batch_size=32, epochs=4, verbose=0)
     losses = history.history["loss"]
     assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_ema_warmup_momentum_and_average_match_hand_computed_values():
+    optimizer = AdamWEMAWarmup(learning_rate=0.1, ema_momentum=0.999)
+    momentum = [
+        float(keras.ops.convert_to_numpy(optimizer.ema_momentum_at(step)))
+        for step in (0, 10, 90, 10**6)
+    ]
+    np.testing.assert_allclose(momentum, [0.0, 0.5, 0.9, 0.999], rtol=1e-6)
+
+    variable = keras.Variable(np.ones(3, "float32"))
+    optimizer.build([variable])
+    weights = []
+    for _ in range(3):
+        optimizer.apply_gradients([(keras.ops.ones(3), variable)])
+        weights.append(keras.ops.convert_to_numpy(variable))
+    # Step 0 copies the weights; step t then mixes with t / (10 + t).
+    average = weights[0]
+    for step, value in enumerate(weights[1:], start=1):
+        average = step / (10 + step) * average + 10 / (10 + step) * value
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(
+            optimizer._model_variables_moving_average[0]
+        ),
+        average,
+        rtol=1e-5,
+    )
