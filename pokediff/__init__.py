@@ -22,6 +22,7 @@ _LAZY = {
     "PokemonDiffusion": "pokediff.models",
     "build_unet": "pokediff.models",
     "NoiseSchedule": "pokediff.schedules",
+    "AdamWEMAWarmup": "pokediff.optimizers",
     "layers": "pokediff.layers",
     "datasets": "pokediff.datasets",
     "metrics": "pokediff.metrics",
@@ -40,7 +41,12 @@ def __getattr__(name):
 
 
 def _register_keras_classes():
-    for module in ("pokediff.models", "pokediff.layers", "pokediff.metrics"):
+    for module in (
+        "pokediff.models",
+        "pokediff.layers",
+        "pokediff.metrics",
+        "pokediff.optimizers",
+    ):
         importlib.import_module(module)
 
 
@@ -53,6 +59,7 @@ def __dir__():
 
 
 __all__ = [
+    "AdamWEMAWarmup",
     "NUM_TYPES",
     "NoiseSchedule",
     "PRESETS",

@@ -1,8 +1,8 @@
 """Named model sizes: the one place that defines them.
 
 A preset is a set of `PokemonDiffusion` constructor arguments (an
-architecture, no weights). Parameter counts are listed in
-`docs/presets.md`.
+architecture, no weights). Parameter counts are listed in the presets
+table of `docs/cli.md`.
 """
 
 PRESETS = {

@@ -10,7 +10,6 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
 # CPU builds: tensorflow-cpu instead of tensorflow, and the CPU wheel of torch.
 "$VENV/bin/python" -m pip install --quiet -e ".[dev]" \
   "tensorflow-cpu" "jax" "torch==2.13.0"

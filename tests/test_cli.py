@@ -253,6 +253,27 @@ def test_generate_writes_a_grid_and_single_sprites(trained_run, tmp_path):
 
 
 @pytest.mark.slow
+def test_evaluate_prints_a_table_and_writes_a_report(trained_run, capsys):
+    argv = ["evaluate", str(trained_run), "--num", "6", "--steps", "2"]
+    assert cli.main(argv + ["--classifier-epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "evaluation.json" in out
+    report = json.loads((trained_run / "evaluation.json").read_text())
+    assert report["num_generated"] == 6
+    assert report["settings"]["data"] == "builtin"
+    generated = report["type_fidelity"]["generated"]
+    assert 0.0 <= generated["accuracy"] <= 1.0
+    assert len(report["memorization"]["ratios"]) == 6
+    assert np.isfinite(report["classifier_distance"]["frechet"])
+    grid = Image.open(trained_run / "evaluation_nearest.png")
+    assert grid.size[0] > grid.size[1] > 16
+    # The classifier is cached for the next evaluation of the same data.
+    assert len(list(trained_run.glob("type_classifier_*.keras"))) == 1
+    assert cli.main(argv + ["--num", "1"]) == 2
+    assert "--num" in capsys.readouterr().err
+
+
+@pytest.mark.slow
 def test_finished_and_conflicting_runs(trained_run, capsys):
     out = ["train", "--out", str(trained_run)]
     assert cli.main(out) == 0
