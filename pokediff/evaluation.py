@@ -2,7 +2,6 @@
 `pokediff evaluate`."""
 
 import hashlib
-import json
 import logging
 from pathlib import Path
 
@@ -192,8 +191,3 @@ def evaluate_run(
             grid[None], run_dir / GRID_FILE, ncols=1, padding=0
         )
     return report
-
-
-def report_json(report):
-    """The report as indented JSON text."""
-    return json.dumps(report, indent=2)
