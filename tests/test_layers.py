@@ -7,8 +7,10 @@ from keras import ops
 
 from pokediff import layers
 from pokediff.layers import AttentionBlock
+from pokediff.layers import Conv2D
 from pokediff.layers import DiffusionBlock
 from pokediff.layers import Downsample
+from pokediff.layers import GroupNormalization
 from pokediff.layers import LabelEmbedding
 from pokediff.layers import TimeEmbedding
 from pokediff.layers import Upsample
@@ -30,6 +32,8 @@ LAYER_CASES = [
     (AttentionBlock, {"num_heads": 2}, X, X.shape),
     (Downsample, {"filters": 16}, X, (2, 4, 4, 16)),
     (Upsample, {"filters": 4}, X, (2, 16, 16, 4)),
+    (Conv2D, {"filters": 4, "kernel_size": (3, 3)}, X, (2, 6, 6, 4)),
+    (GroupNormalization, {"groups": 4}, X, X.shape),
 ]
 
 
@@ -171,6 +175,8 @@ def test_mixed_precision_layer_outputs():
         layers.diffusion_block,
         layers.attention_block,
         layers.resampling,
+        layers.convolution,
+        layers.group_normalization,
     ],
     ids=lambda m: m.__name__,
 )
@@ -178,3 +184,100 @@ def test_docstring_examples_run(module):
     result = doctest.testmod(module, extraglobs={"keras": keras})
     assert result.attempted > 0
     assert result.failed == 0
+
+
+CONV_CASES = [
+    {"kernel_size": 3, "padding": "same"},
+    {"kernel_size": 3, "padding": "same", "strides": 2},
+    {"kernel_size": 3, "padding": "valid", "strides": 2},
+    {"kernel_size": 1, "use_bias": False},
+    {"kernel_size": 4, "padding": "same", "activation": "relu"},
+]
+
+
+def _train_once(layer, inputs, seed=0):
+    """One SGD step of `layer` behind a dense layer; all updated weights.
+
+    The dense layer in front makes the gradient flow into `layer`'s input
+    too, as it does inside the U-Net.
+    """
+    front = keras.layers.Dense(inputs.shape[-1], kernel_initializer="identity")
+    model = keras.Sequential([keras.Input(inputs.shape[1:]), front, layer])
+    randomize_weights(layer, seed)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    target = np.zeros((len(inputs), *model.output_shape[1:]), "float32")
+    model.train_on_batch(inputs, target)
+    return [ops.convert_to_numpy(w) for w in model.weights]
+
+
+def assert_same_as_keras(make_ours, make_reference, inputs):
+    """Same outputs and same gradient step as the Keras layer."""
+    ours, reference = make_ours(), make_reference()
+    ours.build(inputs.shape)
+    reference.build(inputs.shape)
+    randomize_weights(ours)
+    reference.set_weights(ours.get_weights())
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(ours(inputs)),
+        ops.convert_to_numpy(reference(inputs)),
+        atol=1e-5,
+    )
+    for got, expected in zip(
+        _train_once(make_ours(), inputs),
+        _train_once(make_reference(), inputs),
+        strict=True,
+    ):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("config", CONV_CASES, ids=str)
+@pytest.mark.parametrize("size", [8, 7])
+def test_conv2d_computes_what_keras_conv2d_computes(config, size):
+    # The PyTorch fast path must change neither the function nor its
+    # gradient.
+    assert_same_as_keras(
+        lambda: Conv2D(5, **config),
+        lambda: keras.layers.Conv2D(5, **config),
+        RNG.normal(size=(2, size, size, 8)).astype("float32"),
+    )
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{}, {"center": False}, {"scale": False}, {"epsilon": 1e-3}],
+    ids=str,
+)
+def test_group_normalization_computes_what_keras_computes(config):
+    assert_same_as_keras(
+        lambda: GroupNormalization(groups=4, **config),
+        lambda: keras.layers.GroupNormalization(groups=4, **config),
+        3.0 + RNG.normal(size=(2, 6, 6, 8)).astype("float32"),
+    )
+
+
+def test_group_normalization_keeps_float32_statistics_in_mixed_precision():
+    # Large values whose variance float16 alone would get wrong.
+    inputs = (100.0 + RNG.normal(size=(2, 4, 4, 8))).astype("float16")
+    ours = GroupNormalization(groups=2, dtype="mixed_float16")
+    reference = keras.layers.GroupNormalization(groups=2, dtype="mixed_float16")
+    out = ours(inputs)
+    assert keras.backend.standardize_dtype(out.dtype) == "float16"
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(out).astype("float32"),
+        ops.convert_to_numpy(reference(inputs)).astype("float32"),
+        atol=2e-2,
+    )
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda: Conv2D(4, 3, dilation_rate=2), "dilation_rate"),
+        (lambda: Conv2D(4, 3, strides=(1, 2)), "strides"),
+        (lambda: Conv2D(4, 3, data_format="channels_first"), "data_format"),
+        (lambda: GroupNormalization(2, axis=1), "axis=1"),
+    ],
+)
+def test_fast_layers_reject_what_they_do_not_support(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

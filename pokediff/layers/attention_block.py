@@ -1,6 +1,8 @@
 import keras
 from keras import ops
 
+from pokediff.layers.group_normalization import GroupNormalization
+
 
 @keras.saving.register_keras_serializable(package="pokediff")
 class AttentionBlock(keras.layers.Layer):
@@ -37,7 +39,7 @@ class AttentionBlock(keras.layers.Layer):
         self.groups = groups
         self.epsilon = epsilon
 
-        self.norm = keras.layers.GroupNormalization(
+        self.norm = GroupNormalization(
             groups, epsilon=epsilon, dtype=self.dtype_policy, name="norm"
         )
         self.qkv = None

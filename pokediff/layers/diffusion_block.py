@@ -1,6 +1,9 @@
 import keras
 from keras import ops
 
+from pokediff.layers.convolution import Conv2D
+from pokediff.layers.group_normalization import GroupNormalization
+
 
 @keras.saving.register_keras_serializable(package="pokediff")
 class DiffusionBlock(keras.layers.Layer):
@@ -60,16 +63,16 @@ class DiffusionBlock(keras.layers.Layer):
         self.seed = seed
 
         policy = self.dtype_policy
-        self.norm1 = keras.layers.GroupNormalization(
+        self.norm1 = GroupNormalization(
             groups, epsilon=epsilon, dtype=policy, name="norm1"
         )
-        self.conv1 = keras.layers.Conv2D(
+        self.conv1 = Conv2D(
             filters, 3, padding="same", dtype=policy, name="conv1"
         )
         self.embedding_projection = keras.layers.Dense(
             2 * filters, dtype=policy, name="embedding_projection"
         )
-        self.norm2 = keras.layers.GroupNormalization(
+        self.norm2 = GroupNormalization(
             groups,
             epsilon=epsilon,
             center=False,
@@ -80,7 +83,7 @@ class DiffusionBlock(keras.layers.Layer):
         self.dropout_layer = keras.layers.Dropout(
             dropout, seed=seed, dtype=policy, name="dropout"
         )
-        self.conv2 = keras.layers.Conv2D(
+        self.conv2 = Conv2D(
             filters,
             3,
             padding="same",
@@ -106,7 +109,7 @@ class DiffusionBlock(keras.layers.Layer):
         self.dropout_layer.build(out_shape)
         self.conv2.build(out_shape)
         if channels != self.filters:
-            self.skip = keras.layers.Conv2D(
+            self.skip = Conv2D(
                 self.filters, 1, dtype=self.dtype_policy, name="skip"
             )
             self.skip.build(x_shape)

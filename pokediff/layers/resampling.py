@@ -1,5 +1,7 @@
 import keras
 
+from pokediff.layers.convolution import Conv2D
+
 
 @keras.saving.register_keras_serializable(package="pokediff")
 class Downsample(keras.layers.Layer):
@@ -18,7 +20,7 @@ class Downsample(keras.layers.Layer):
     def __init__(self, filters, **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
-        self.conv = keras.layers.Conv2D(
+        self.conv = Conv2D(
             filters,
             3,
             strides=2,
@@ -65,7 +67,7 @@ class Upsample(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="upsampling",
         )
-        self.conv = keras.layers.Conv2D(
+        self.conv = Conv2D(
             filters, 3, padding="same", dtype=self.dtype_policy, name="conv"
         )
 

@@ -3,8 +3,10 @@
 import keras
 
 from pokediff.layers import AttentionBlock
+from pokediff.layers import Conv2D
 from pokediff.layers import DiffusionBlock
 from pokediff.layers import Downsample
+from pokediff.layers import GroupNormalization
 from pokediff.layers import LabelEmbedding
 from pokediff.layers import TimeEmbedding
 from pokediff.layers import Upsample
@@ -97,9 +99,7 @@ def build_unet(
     )
 
     # Down: keep every intermediate output for the skip connections.
-    x = keras.layers.Conv2D(
-        widths[0], 3, padding="same", dtype=dtype, name="stem"
-    )(noisy)
+    x = Conv2D(widths[0], 3, padding="same", dtype=dtype, name="stem")(noisy)
     skips = [x]
     resolution = image_size
     for level, filters in enumerate(widths):
@@ -135,11 +135,9 @@ def build_unet(
             resolution *= 2
 
     # Output head, kept in float32 under mixed precision.
-    x = keras.layers.GroupNormalization(groups, dtype=dtype, name="head_norm")(
-        x
-    )
+    x = GroupNormalization(groups, dtype=dtype, name="head_norm")(x)
     x = keras.layers.Activation("silu", dtype=dtype, name="head_activation")(x)
-    outputs = keras.layers.Conv2D(
+    outputs = Conv2D(
         3,
         3,
         padding="same",
