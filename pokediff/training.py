@@ -25,8 +25,8 @@ import csv
 import json
 import logging
 import os
-import tempfile
 import time
+import uuid
 import warnings
 import zipfile
 from datetime import datetime
@@ -127,12 +127,11 @@ def read_checkpoint_state(path):
 
 @contextlib.contextmanager
 def _temporary_file(path, suffix=".tmp"):
+    # A fresh name beside `path`, created by whoever writes it, so that the
+    # file gets the permissions of any new file (`mkstemp` would give it
+    # 0o600, which `os.replace` would then keep).
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=suffix
-    )
-    os.close(handle)
-    temporary = Path(name)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}{suffix}")
     try:
         yield temporary
     finally:

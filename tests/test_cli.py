@@ -170,6 +170,19 @@ def test_atomic_json_write(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
 
 
+def test_atomic_writes_give_the_usual_permissions(tmp_path):
+    # As any new file (the umask applies), not private to the writer.
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    training.write_json_atomic({"a": 1}, tmp_path / "state.json")
+    training.save_model_atomic(
+        pokediff.PokemonDiffusion(**TINY_CONFIG), tmp_path / "model.keras"
+    )
+    for name in ("state.json", "model.keras"):
+        mode = (tmp_path / name).stat().st_mode
+        assert mode == plain.stat().st_mode, name
+
+
 # Training for real -------------------------------------------------------
 
 
