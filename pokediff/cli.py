@@ -68,6 +68,7 @@ DEFAULTS = {
         "seed": 0,
         "batch_size": 64,
         "classifier_epochs": 30,
+        "no_ema": False,
     },
 }
 
@@ -283,6 +284,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=SAMPLERS,
         default=defaults["sampler"],
         help=f"sampler (default: {defaults['sampler']})",
+    )
+    evaluate.add_argument(
+        "--no-ema",
+        action="store_true",
+        default=defaults["no_ema"],
+        help="sample with the raw weights instead of their EMA",
     )
     return parser
 
@@ -611,6 +618,7 @@ def _evaluate(args) -> int:
             seed=args.seed,
             batch_size=args.batch_size,
             classifier_epochs=args.classifier_epochs,
+            use_ema=not args.no_ema,
             verbose=_verbosity(),
         )
     except (FileNotFoundError, ValueError) as error:

@@ -100,6 +100,8 @@ def evaluate_run(
     seed=0,
     batch_size=64,
     classifier_epochs=30,
+    use_ema=True,
+    cache_dir=None,
     write=True,
     verbose=0,
 ):
@@ -120,6 +122,12 @@ def evaluate_run(
             the sampling. Defaults to `0`.
         classifier_epochs: int. Epochs of the type classifier, when one is
             trained. Defaults to `30`.
+        use_ema: bool. Whether to sample with the EMA of the weights when
+            the checkpoint keeps one. Defaults to `True`.
+        cache_dir: folder for the trained type classifier, or `None` for
+            the run folder. Runs evaluated against the same data with one
+            `cache_dir` share one classifier, so their scores compare
+            directly. Defaults to `None`.
         write: bool. Whether to write `evaluation.json` and the
             nearest-neighbour grid into the run folder. Defaults to `True`.
         verbose: int. Progress output. Defaults to `0`.
@@ -135,7 +143,7 @@ def evaluate_run(
         )
     path = Path(path)
     run_dir = path if path.is_dir() else None
-    model = load_trained_model(path)
+    model = load_trained_model(path, use_ema=use_ema)
     images, labels, source = load_reference_data(
         run_dir, data, image_size=model.image_size
     )
@@ -145,7 +153,7 @@ def evaluate_run(
     classifier = reference_classifier(
         train_images,
         train_labels,
-        cache_dir=run_dir,
+        cache_dir=cache_dir if cache_dir is not None else run_dir,
         epochs=classifier_epochs,
         seed=seed,
         verbose=verbose,
@@ -177,6 +185,7 @@ def evaluate_run(
         "num_steps": num_steps,
         "sampler": sampler,
         "guidance_scale": guidance_scale,
+        "use_ema": use_ema,
         "seed": seed,
     }
     if write and run_dir is not None:

@@ -285,6 +285,32 @@ def test_evaluate_prints_a_table_and_writes_a_report(trained_run, capsys):
     assert cli.main(argv + ["--num", "1"]) == 2
     assert "--num" in capsys.readouterr().err
 
+    # The raw weights (2 steps from the EMA's) draw other sprites.
+    assert cli.main(argv + ["--no-ema"]) == 0
+    raw = json.loads((trained_run / "evaluation.json").read_text())
+    assert report["settings"]["use_ema"] is True
+    assert raw["settings"]["use_ema"] is False
+    assert raw["memorization"]["ratios"] != report["memorization"]["ratios"]
+
+
+@pytest.mark.slow
+def test_evaluations_share_a_classifier_cache(trained_run, tmp_path):
+    from pokediff.evaluation import evaluate_run
+
+    cache = tmp_path / "classifiers"
+    options = dict(num_images=4, num_steps=1, classifier_epochs=1)
+    files = {p.name: p.stat().st_mtime_ns for p in trained_run.iterdir()}
+    first = evaluate_run(trained_run, cache_dir=cache, write=False, **options)
+    (classifier,) = cache.glob("type_classifier_*.keras")
+    written = classifier.stat().st_mtime_ns
+    second = evaluate_run(trained_run, cache_dir=cache, write=False, **options)
+    assert classifier.stat().st_mtime_ns == written
+    assert first["type_fidelity"] == second["type_fidelity"]
+    # Nothing is written into the run folder.
+    assert {p.name: p.stat().st_mtime_ns for p in trained_run.iterdir()} == (
+        files
+    )
+
 
 @pytest.mark.slow
 def test_finished_and_conflicting_runs(trained_run, capsys):
