@@ -1,12 +1,14 @@
 """pokediff: type-conditioned diffusion models of Pokémon sprites.
 
-`import pokediff` imports Keras only when Keras is already imported (then
-every pokediff class is registered for `keras.saving.load_model` at once).
-Otherwise the Keras names below load on first use, so that the command line
-can choose the backend before Keras is imported.
+`import pokediff` does not import Keras, so that the command line can choose
+the backend first: the Keras names below load on first use. Every pokediff
+class is registered for `keras.saving.load_model` as soon as both pokediff
+and Keras are imported, in either order.
 """
 
 import importlib
+import importlib.abc
+import importlib.util
 import sys
 
 from pokediff.pokemon_types import NUM_TYPES
@@ -50,8 +52,30 @@ def _register_keras_classes():
         importlib.import_module(module)
 
 
+class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
+    """Registers pokediff's classes once `keras` has been imported."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_register(module):
+            exec_module(module)
+            _register_keras_classes()
+
+        spec.loader.exec_module = exec_then_register
+        return spec
+
+
 if "keras" in sys.modules:
     _register_keras_classes()
+else:
+    sys.meta_path.insert(0, _RegisterAfterKeras())
 
 
 def __dir__():
