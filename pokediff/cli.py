@@ -415,9 +415,6 @@ def _train(args) -> int:
         raise CLIError(str(error)) from None
     import keras
 
-    # The whole process is a training run: seed every generator, so that a
-    # new run starts from the same weights for the same seed.
-    keras.utils.set_random_seed(settings["seed"])
     model = run.build_model()
     resume = f", resuming after epoch {done}" if done else ""
     print(

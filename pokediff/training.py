@@ -695,6 +695,9 @@ class TrainingRun:
             initial_epoch=initial_epoch,
             callbacks=run_callbacks,
             verbose=verbose,
+            # The dataset shuffles itself from the run's seed; Keras would
+            # shuffle its batches again from the global random state.
+            shuffle=False,
         )
 
 

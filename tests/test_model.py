@@ -1,5 +1,6 @@
 import importlib.util
 import os
+import random
 import subprocess
 import sys
 
@@ -33,6 +34,24 @@ def test_config_round_trip_keeps_every_argument():
     restored = pokediff.PokemonDiffusion.from_config(saved)
     assert restored.get_config() == saved
     assert restored.count_params() == model.count_params()
+
+
+def test_initial_weights_follow_the_seed():
+    def weights(seed):
+        model = pokediff.PokemonDiffusion(**dict(TINY_CONFIG, seed=seed))
+        return [keras.ops.convert_to_numpy(w) for w in model.weights]
+
+    state = random.getstate()
+    first, again, other = weights(3), weights(3), weights(4)
+    assert random.getstate() == state
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    differ = [
+        not np.array_equal(a, b)
+        for a, b in zip(first, other, strict=True)
+        if a.std() > 0  # zero-initialised kernels and ones/zeros of norms
+    ]
+    assert differ and all(differ)
 
 
 @pytest.mark.parametrize(

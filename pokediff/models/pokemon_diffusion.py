@@ -1,4 +1,6 @@
+import contextlib
 import logging
+import random
 
 import keras
 import numpy as np
@@ -123,18 +125,19 @@ class PokemonDiffusion(keras.Model):
         self.seed = seed
 
         self.noise_schedule = NoiseSchedule(schedule, num_train_timesteps)
-        self.denoiser = build_unet(
-            image_size=image_size,
-            widths=self.widths,
-            num_res_blocks=num_res_blocks,
-            attention_resolutions=self.attention_resolutions,
-            num_heads=num_heads,
-            num_classes=num_classes,
-            dropout=dropout,
-            groups=groups,
-            seed=seed,
-            dtype=self.dtype_policy,
-        )
+        with _initializers_seeded(seed):
+            self.denoiser = build_unet(
+                image_size=image_size,
+                widths=self.widths,
+                num_res_blocks=num_res_blocks,
+                attention_resolutions=self.attention_resolutions,
+                num_heads=num_heads,
+                num_classes=num_classes,
+                dropout=dropout,
+                groups=groups,
+                seed=seed,
+                dtype=self.dtype_policy,
+            )
         self.seed_generator = keras.random.SeedGenerator(
             seed, name="training_seed_generator"
         )
@@ -452,6 +455,27 @@ class PokemonDiffusion(keras.Model):
             }
         )
         return config
+
+
+@contextlib.contextmanager
+def _initializers_seeded(seed):
+    """Draw the initial weights of the layers made inside from `seed`.
+
+    Keras gives an initializer made without a seed one drawn from Python's
+    `random` module. Seeding that module for the duration (and putting its
+    state back afterwards) makes every such draw follow `seed`, without
+    touching the process's own random streams. Does nothing when `seed` is
+    `None`.
+    """
+    if seed is None:
+        yield
+        return
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
 
 
 def _labels_as_inputs(data):

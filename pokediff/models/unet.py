@@ -1,5 +1,7 @@
 """The type-conditioned U-Net that predicts noise from a noisy image."""
 
+import itertools
+
 import keras
 
 from pokediff.layers import AttentionBlock
@@ -46,7 +48,8 @@ def build_unet(
         num_classes: int. Number of types.
         dropout: float. Dropout inside the residual blocks.
         groups: int. Group normalisation groups.
-        seed: int or `None`. Seed of the dropout layers.
+        seed: int or `None`. Seed of the dropout layers (each block
+            takes the next integer).
         dtype: dtype policy of the layers (the output head always computes
             in float32).
         name: str. Name of the model.
@@ -64,13 +67,15 @@ def build_unet(
             f"widths={tuple(widths)}"
         )
     embedding_dim = 4 * widths[0]
+    # Each block's dropout draws its own masks.
+    block_seeds = itertools.count(seed) if seed is not None else None
 
     def block(filters, label):
         return DiffusionBlock(
             filters,
             groups=groups,
             dropout=dropout,
-            seed=seed,
+            seed=next(block_seeds) if block_seeds else None,
             dtype=dtype,
             name=label,
         )
