@@ -1,6 +1,5 @@
 """Tests for the data set loaders, image helpers and `SpriteDataset`."""
 
-import doctest
 import os
 import warnings
 from pathlib import Path
@@ -13,15 +12,11 @@ from PIL import Image
 from pokediff.datasets import SpriteDataset
 from pokediff.datasets import composite_on_background
 from pokediff.datasets import detect_layout
-from pokediff.datasets import directory as directory_module
-from pokediff.datasets import images as images_module
-from pokediff.datasets import kaggle as kaggle_module
 from pokediff.datasets import load_directory
 from pokediff.datasets import load_images
 from pokediff.datasets import load_kaggle
 from pokediff.datasets import make_grid
 from pokediff.datasets import pad_to_square
-from pokediff.datasets import pipeline as pipeline_module
 from pokediff.datasets import resize_square
 from pokediff.datasets import save_image_grid
 from pokediff.pokemon_types import TYPES
@@ -486,18 +481,3 @@ def test_sprite_dataset_in_model_fit(indexed_images):
     assert len(history.history["loss"]) == 2
     # on_epoch_end ran after each epoch (Keras may also call it once more).
     assert dataset.epoch >= 2
-
-
-# ---------------------------------------------------------------------------
-# Docstring examples.
-
-
-@pytest.mark.parametrize(
-    "module",
-    [images_module, kaggle_module, directory_module, pipeline_module],
-)
-def test_docstring_examples(module):
-    result = doctest.testmod(
-        module, extraglobs={"np": np, "Path": Path}, verbose=False
-    )
-    assert result.failed == 0

@@ -1,11 +1,8 @@
-import doctest
-
 import keras
 import numpy as np
 import pytest
 from keras import ops
 
-from pokediff import layers
 from pokediff.layers import AttentionBlock
 from pokediff.layers import Conv2D
 from pokediff.layers import DiffusionBlock
@@ -165,25 +162,6 @@ def test_mixed_precision_layer_outputs():
     block = DiffusionBlock(filters=8, dtype="mixed_float16")
     out = block([X, EMBEDDING])
     assert keras.backend.standardize_dtype(out.dtype) == "float16"
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        layers.time_embedding,
-        layers.label_embedding,
-        layers.diffusion_block,
-        layers.attention_block,
-        layers.resampling,
-        layers.convolution,
-        layers.group_normalization,
-    ],
-    ids=lambda m: m.__name__,
-)
-def test_docstring_examples_run(module):
-    result = doctest.testmod(module, extraglobs={"keras": keras})
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 CONV_CASES = [

@@ -1,12 +1,9 @@
 """Tests for the built-in procedural sprite data set."""
 
-import doctest
-
 import numpy as np
 import pytest
 
 from pokediff.datasets import make_sprites
-from pokediff.datasets import sprites as sprites_module
 from pokediff.pokemon_types import NUM_TYPES
 from pokediff.pokemon_types import TYPES
 from pokediff.pokemon_types import type_id
@@ -140,8 +137,3 @@ def test_validates_arguments():
 def test_custom_background():
     images, _ = make_sprites(2, image_size=16, background=(0, 40, 0))
     np.testing.assert_array_equal(images[:, 0, 0], [(0, 40, 0)] * 2)
-
-
-def test_docstring_examples():
-    result = doctest.testmod(sprites_module, verbose=False)
-    assert result.failed == 0
