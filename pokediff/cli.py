@@ -658,6 +658,11 @@ def _info(args) -> int:
     model = _load_model(args.model, use_ema=False)
     state = training.read_checkpoint_state(path) or {}
     print(f"Model file: {path}")
+    backends = [session["backend"] for session in state.get("sessions", [])]
+    if backends:
+        _print_backend(backends[0], backends)
+    else:
+        print("Backend: not recorded (saved outside a pokediff run)")
     _print_model(model.get_config(), model.count_params())
     if state:
         print(
@@ -678,10 +683,7 @@ def _print_run(run, config) -> None:
         model = PokemonDiffusion(**config["model"])
     backends = [session["backend"] for session in state.get("sessions", [])]
     print(f"Run folder: {run.directory}")
-    print(f"Backend: trained on {config['backend']}", end="")
-    if set(backends) - {config["backend"]}:
-        print(f" (sessions: {', '.join(backends)})", end="")
-    print()
+    _print_backend(config["backend"], backends)
     print(f"Preset: {config.get('preset', 'custom')}")
     _print_model(config["model"], model.count_params())
     print(f"Training: {json.dumps(config['training'], sort_keys=True)}")
@@ -696,6 +698,14 @@ def _print_run(run, config) -> None:
         f"{state.get('epochs_requested', '?')} epochs, optimizer step "
         f"{state.get('optimizer_step', 0)}, last loss {loss}, "
         f"{state.get('elapsed_seconds', 0.0):.0f} s of training"
+    )
+
+
+def _print_backend(first: str, sessions: list[str]) -> None:
+    # The backends of the training sessions, when they were not all `first`.
+    mixed = f" (sessions: {', '.join(sessions)})"
+    print(
+        f"Backend: trained on {first}{mixed if set(sessions) - {first} else ''}"
     )
 
 

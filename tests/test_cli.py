@@ -250,7 +250,10 @@ def test_info_describes_the_run(trained_run, capsys):
     assert f"trained on {BACKEND}" in out
     assert "Progress: 1 of 1 epochs, optimizer step 2, last loss" in out
     assert cli.main(["info", str(trained_run / "checkpoint.keras")]) == 0
-    assert f"Parameters: {params:,}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"Parameters: {params:,}" in out
+    assert f"Backend: trained on {BACKEND}" in out
+    assert "Progress: 1 epochs, optimizer step 2" in out
 
 
 @pytest.mark.slow
