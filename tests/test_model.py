@@ -97,6 +97,21 @@ def test_bad_labels_are_rejected(labels, message):
         standardize_labels(labels)
 
 
+def test_labels_must_be_types_of_the_model():
+    # A model of 4 types: ids 0-3; "ice" is id 5.
+    model = pokediff.PokemonDiffusion(**dict(TINY_CONFIG, num_classes=4))
+    assert model.generate([3], num_steps=1).shape == (1, 16, 16, 3)
+    for labels in ([4], ["ice"]):
+        with pytest.raises(ValueError, match=r"\[-1, 4\) for a model of 4"):
+            model.generate(labels, num_steps=1)
+
+
+def test_fit_without_labels_says_so(tiny_model):
+    images = np.zeros((4, 16, 16, 3), dtype="uint8")
+    with pytest.raises(ValueError, match=r"expected type labels.*\(4, 16"):
+        tiny_model.fit(images, batch_size=4, verbose=0)
+
+
 def test_generate_rejects_bad_arguments(tiny_model):
     with pytest.raises(ValueError, match="sampler='euler'"):
         tiny_model.generate(["fire"], sampler="euler")

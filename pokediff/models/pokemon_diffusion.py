@@ -309,7 +309,7 @@ class PokemonDiffusion(keras.Model):
         Returns:
             uint8 NumPy array of shape `(N, image_size, image_size, 3)`.
         """
-        labels = standardize_labels(labels)
+        labels = standardize_labels(labels, self.num_classes)
         count = len(labels)
         eta = sampler_eta(sampler)
         if not isinstance(num_steps, (int, np.integer)) or not (
@@ -481,15 +481,23 @@ def _initializers_seeded(seed):
 def _labels_as_inputs(data):
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
     if y is None:
-        return data
+        if isinstance(x, (tuple, list)) and len(x) == 2:
+            return data  # already `(images, labels)`
+        raise ValueError(
+            "PokemonDiffusion expected type labels with the images: "
+            "`fit(images, labels)`, or batches of `(images, labels)`, with "
+            "labels of shape (batch, 2). Received: images only, of shape "
+            f"{tuple(getattr(x, 'shape', ()))}"
+        )
     return keras.utils.pack_x_y_sample_weight((x, y), None, sample_weight)
 
 
-def standardize_labels(labels):
+def standardize_labels(labels, num_classes=NUM_TYPES):
     """Turn the `labels` of `generate` into an int32 array `(N, 2)`.
 
     Accepts a list of type names or ids, or of pairs of them, and int arrays
-    of shape `(N,)` or `(N, 2)` with `-1` for no type.
+    of shape `(N,)` or `(N, 2)` with `-1` for no type. Ids must be below
+    `num_classes`, the number of types the model was built with.
     """
     if isinstance(labels, str):
         labels = [labels]
@@ -508,10 +516,12 @@ def standardize_labels(labels):
                 "`labels` expected type ids of shape (N,) or (N, 2). "
                 f"Received: labels with shape {ids.shape} and dtype {ids.dtype}"
             )
-        if ids.min() < -1 or ids.max() >= NUM_TYPES:
-            raise ValueError(
-                f"`labels` expected type ids in [-1, {NUM_TYPES}). Received: "
-                f"values from {ids.min()} to {ids.max()}"
-            )
-        return ids.astype("int32")
-    return np.array([encode_types(entry) for entry in labels], dtype="int32")
+    else:
+        ids = np.array([encode_types(entry) for entry in labels])
+    if ids.min() < -1 or ids.max() >= num_classes:
+        raise ValueError(
+            f"`labels` expected type ids in [-1, {num_classes}) for a model "
+            f"of {num_classes} types. Received: values from {ids.min()} to "
+            f"{ids.max()}"
+        )
+    return ids.astype("int32")
