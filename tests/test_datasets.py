@@ -266,8 +266,9 @@ def test_truncated_image_is_skipped_with_warnings(kaggle_dir):
             kaggle_dir, image_size=8, return_names=True, verbose=0
         )
     messages = [str(w.message) for w in record]
-    assert any("charmander.png" in m for m in messages)
-    assert any("squirtle.jpg" in m for m in messages)
+    # The file and the line of pokemon.csv that lists it (line 1: header).
+    assert any("charmander.png" in m and "line 2" in m for m in messages)
+    assert any("squirtle.jpg" in m and "line 3" in m for m in messages)
     assert any("Skipped 2 of 5" in m for m in messages)
     assert names == ["oddish", "geodude", "pidgey"]
     assert images.shape == (3, 8, 8, 3) and labels.shape == (3, 2)

@@ -365,12 +365,14 @@ def load_image_files(
     image_size: int,
     background=DEFAULT_BACKGROUND,
     verbose: int = 1,
+    sources=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Read many image files into one array, skipping unreadable ones.
 
     Each file that cannot be decoded (missing, corrupt, truncated, not an
-    image) is skipped with a `warnings.warn` naming it, and one summary
-    warning at the end says how many were skipped.
+    image) is skipped with a `warnings.warn` naming it (and where it was
+    listed, given `sources`), and one summary warning at the end says how
+    many were skipped.
 
     Args:
         paths: a sequence of image file paths.
@@ -379,6 +381,9 @@ def load_image_files(
             Defaults to white.
         verbose: `0` for silence, `1` for a progress bar, `2` for one line
             at the end. Defaults to `1`.
+        sources: a sequence of strings, one per path, saying where each
+            file was listed (such as a CSV file and line), or `None`.
+            Defaults to `None`.
 
     Returns:
         A tuple `(images, kept)`: a uint8 array of shape
@@ -405,8 +410,9 @@ def load_image_files(
             SyntaxError,
             Image.DecompressionBombError,
         ) as error:
+            listed = f" ({sources[index]})" if sources is not None else ""
             warnings.warn(
-                f"Skipping unreadable image {os.fspath(path)}: "
+                f"Skipping unreadable image {os.fspath(path)}{listed}: "
                 f"{type(error).__name__}: {error}",
                 stacklevel=2,
             )

@@ -202,8 +202,9 @@ def load_kaggle(
 
     Bad data: a row whose image is missing is skipped with a warning that
     names its line and name; an unreadable or truncated image is skipped
-    with a warning naming the file, plus one summary warning; an unknown
-    type name raises a `ValueError` naming the file, line and value.
+    with a warning naming the file and its line, plus one summary warning;
+    an unknown type name raises a `ValueError` naming the file, line and
+    value.
 
     Args:
         path: the data set folder (holding e.g. `pokemon.csv` and
@@ -246,7 +247,7 @@ def load_kaggle(
     rows = read_type_table(csv_path)
     files = _index_images(images_dir)
 
-    paths, labels, names = [], [], []
+    paths, labels, names, sources = [], [], [], []
     num_missing = 0
     for line, name, type_ids in rows:
         file = files.get(name) or files.get(name.lower())
@@ -262,6 +263,7 @@ def load_kaggle(
         paths.append(file)
         labels.append(type_ids)
         names.append(name)
+        sources.append(f"{os.fspath(csv_path)!r}, line {line}")
     if num_missing:
         warnings.warn(
             f"Skipped {num_missing} of {len(rows)} rows of "
@@ -275,7 +277,9 @@ def load_kaggle(
         images_dir,
     )
 
-    images, kept = load_image_files(paths, image_size, background, verbose)
+    images, kept = load_image_files(
+        paths, image_size, background, verbose, sources=sources
+    )
     if not len(images):
         raise ValueError(
             f"No image could be loaded from {os.fspath(path)!r} "
