@@ -7,6 +7,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from conftest import REPO
 from conftest import TINY_CONFIG
 from conftest import make_colour_data
 
@@ -255,3 +256,26 @@ def test_model_saved_here_loads_and_samples_on_another_backend(
     difference = np.abs(images.astype(int) - expected.astype(int))
     assert difference.max() <= 2, f"{BACKEND} -> {other}: {difference.max()}"
     assert difference.mean() < 0.05
+
+
+def test_presets_match_their_table_in_the_docs():
+    table = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in table.splitlines():
+        cells = [cell.strip(" `") for cell in line.strip("|").split("|")]
+        if len(cells) == 6 and cells[0] in pokediff.PRESETS:
+            rows[cells[0]] = cells
+    assert set(rows) == set(pokediff.PRESETS)
+    for name, (_, size, widths, blocks, attention, params) in rows.items():
+        preset = pokediff.PRESETS[name]
+        assert int(size) == preset["image_size"], name
+        assert [int(w) for w in widths.split(",")] == list(preset["widths"])
+        assert int(blocks) == preset["num_res_blocks"], name
+        assert [int(a) for a in attention.split(",")] == list(
+            preset["attention_resolutions"]
+        )
+        # The count does not depend on the backend; building the larger
+        # presets takes JAX and TensorFlow long, so PyTorch checks them.
+        if name == "tiny" or BACKEND == "torch":
+            model = pokediff.PokemonDiffusion.from_preset(name, seed=0)
+            assert model.count_params() == int(params.replace(",", "")), name
