@@ -147,7 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
         "momentum of the EMA of the weights; 0 turns it off",
         defaults,
     )
-    _add_defaulted(train, "--seed", int, "seed of model and data", defaults)
+    _add_defaulted(
+        train,
+        "--seed",
+        int,
+        "seed of the weights, noise and data order",
+        defaults,
+    )
     train.add_argument(
         "--sample-every",
         type=int,

@@ -78,10 +78,16 @@ def test_importing_the_cli_does_not_import_keras():
     assert result.stdout.strip() == "False", result.stderr
 
 
-def test_backend_names_match_the_library():
+def test_names_and_defaults_match_the_library():
+    # The command line keeps its own copies, to choose the backend before
+    # Keras is imported.
     from pokediff.backend import BACKENDS
+    from pokediff.samplers import SAMPLERS
 
     assert tuple(cli.BACKEND_MODULES) == BACKENDS
+    assert cli.SAMPLERS == SAMPLERS
+    for key, value in training.DEFAULT_SETTINGS.items():
+        assert cli.DEFAULTS["train"][key] == value, key
 
 
 def test_help_exits_zero(capsys):

@@ -24,7 +24,10 @@ def _check_features(features, name, min_rows=2):
             f"Received: {name}.shape={features.shape}"
         )
     if not np.isfinite(features).all():
-        raise ValueError(f"`{name}` expected finite values only.")
+        raise ValueError(
+            f"`{name}` expected finite values only. Received: "
+            f"{int((~np.isfinite(features)).sum())} NaN or infinite values"
+        )
     return features
 
 
