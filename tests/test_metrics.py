@@ -161,6 +161,11 @@ def test_kernel_distance_lowers_subset_size_with_a_warning():
         (np.zeros((5, 2)), np.zeros((1, 2)), "features_b.shape=\\(1, 2\\)"),
         (np.zeros((5, 2)), np.zeros((5, 3)), "features_b.shape=\\(5, 3\\)"),
         (np.zeros((0, 2)), np.zeros((5, 2)), "features_a.shape=\\(0, 2\\)"),
+        (
+            np.zeros((5, 2)),
+            np.full((5, 2), [np.nan, 1.0]),
+            "features_b.*finite.*5 NaN",
+        ),
     ],
 )
 def test_distance_errors(features_a, features_b, message):
