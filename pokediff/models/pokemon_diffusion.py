@@ -60,8 +60,9 @@ class PokemonDiffusion(keras.Model):
         dropout: float. Dropout inside the residual blocks. Defaults to
             `0.0`.
         groups: int. Group normalisation groups. Defaults to `8`.
-        seed: int or `None`. Seed of all the randomness of training and of
-            `generate` calls made without a seed. Defaults to `None`.
+        seed: int or `None`. Seed of the initial weights, of all the
+            randomness of training and of `generate` calls made without a
+            seed. Defaults to `None`.
         **kwargs: Base model keyword arguments, such as `name` and `dtype`.
 
     Example:
