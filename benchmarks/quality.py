@@ -184,7 +184,9 @@ def evaluate(args, run_dir, sampling, cache_dir, num_images):
         guidance_scale=guidance_scale,
         use_ema=use_ema,
         cache_dir=cache_dir,
-        write=False,
+        # The run folder keeps the report and nearest-neighbour grid of the
+        # study's own setting.
+        write=sampling == (args.sampler, args.steps, args.guidance, True),
     )
     state = json.loads((run_dir / "state.json").read_text())
     memorization = report["memorization"]
