@@ -55,8 +55,6 @@ SAMPLING = (
     ("ddim", 10, None, True),
     ("ddim", 25, None, True),
     ("ddim", 250, None, True),
-    ("ddpm", 50, None, True),
-    ("ddpm", 100, None, True),
     ("ddpm", 250, None, True),
     ("ddpm", 1000, None, True),
 )

@@ -67,7 +67,7 @@ DEFAULTS = {
         "guidance": 3.0,
         "seed": 0,
         "batch_size": 64,
-        "classifier_epochs": 30,
+        "classifier_epochs": None,
         "no_ema": False,
     },
 }
@@ -276,15 +276,17 @@ def build_parser() -> argparse.ArgumentParser:
         ("--guidance", float, "guidance scale"),
         ("--seed", int, "seed of the split, classifier and sampling"),
         ("--batch-size", int, "images per sampling batch"),
-        ("--classifier-epochs", int, "epochs of the type classifier"),
+        (
+            "--classifier-epochs",
+            int,
+            "epochs of the type classifier (default: at least 30, and "
+            "enough for 2,000 training steps)",
+        ),
     ):
         key = flag[2:].replace("-", "_")
-        evaluate.add_argument(
-            flag,
-            type=kind,
-            default=defaults[key],
-            help=f"{text} (default: {defaults[key]})",
-        )
+        if defaults[key] is not None:
+            text = f"{text} (default: {defaults[key]})"
+        evaluate.add_argument(flag, type=kind, default=defaults[key], help=text)
     evaluate.add_argument(
         "--sampler",
         choices=SAMPLERS,
@@ -604,7 +606,8 @@ def _evaluate(args) -> int:
         ("--batch-size", args.batch_size),
         ("--classifier-epochs", args.classifier_epochs),
     ):
-        _check_positive(flag, value)
+        if value is not None:
+            _check_positive(flag, value)
     if args.num < 2:
         raise CLIError(f"`--num` expected at least 2. Received: {args.num}")
     from pokediff import evaluation

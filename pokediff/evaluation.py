@@ -67,15 +67,17 @@ def split_held_out(images, labels, held_out_fraction=0.2, seed=0):
 
 
 def reference_classifier(
-    train_images, train_labels, cache_dir=None, epochs=30, seed=0, verbose=0
+    train_images, train_labels, cache_dir=None, epochs=None, seed=0, verbose=0
 ):
     """A `TypeClassifier` for the data, trained once and cached.
 
-    The cache file is named after a hash of the training sprites, so a
-    classifier is reused only for the very same data.
+    The cache file is named after a hash of the training sprites and the
+    training settings, so a classifier is reused only for the very same
+    data and settings.
     """
     digest = hashlib.sha1(train_images.tobytes())
     digest.update(train_labels.astype("int32").tobytes())
+    digest.update(f"epochs={epochs},seed={seed}".encode())
     name = f"type_classifier_{digest.hexdigest()[:12]}.keras"
     path = Path(cache_dir) / name if cache_dir is not None else None
     if path is not None and path.exists():
@@ -99,7 +101,7 @@ def evaluate_run(
     guidance_scale=3.0,
     seed=0,
     batch_size=64,
-    classifier_epochs=30,
+    classifier_epochs=None,
     use_ema=True,
     cache_dir=None,
     write=True,
@@ -121,7 +123,8 @@ def evaluate_run(
         seed: int. Seeds the split, the classifier, the requested types and
             the sampling. Defaults to `0`.
         classifier_epochs: int. Epochs of the type classifier, when one is
-            trained. Defaults to `30`.
+            trained, or `None` for at least 30 epochs and 2,000 steps (see
+            `pokediff.metrics.train_type_classifier`). Defaults to `None`.
         use_ema: bool. Whether to sample with the EMA of the weights when
             the checkpoint keeps one. Defaults to `True`.
         cache_dir: folder for the trained type classifier, or `None` for

@@ -25,6 +25,7 @@ from pokediff.metrics import nearest_neighbours
 from pokediff.metrics import predict_types
 from pokediff.metrics import score_type_predictions
 from pokediff.metrics import train_type_classifier
+from pokediff.metrics import type_classifier
 from pokediff.metrics import type_fidelity
 from pokediff.metrics import typical_train_distance
 from pokediff.pokemon_types import NUM_TYPES
@@ -322,6 +323,24 @@ def test_classifier_training_lowers_the_loss():
     history = model.history.history
     assert history["loss"][-1] < history["loss"][0]
     assert len(history["val_loss"]) == 4
+
+
+def test_classifier_default_epochs_reach_the_minimum_steps(monkeypatch):
+    # 8 sprites in batches of 4: 2 steps an epoch, so 10 steps take 5
+    # epochs, more than the minimum of 3.
+    monkeypatch.setattr(type_classifier, "MIN_STEPS", 10)
+    monkeypatch.setattr(type_classifier, "MIN_EPOCHS", 3)
+    images, labels = colour_sprites(8, size=8)
+    model = train_type_classifier(
+        images,
+        labels,
+        model=tiny_classifier(),
+        batch_size=4,
+        validation_split=0,
+        seed=0,
+        verbose=0,
+    )
+    assert len(model.history.history["loss"]) == 5
 
 
 @pytest.mark.slow

@@ -81,7 +81,7 @@ def evaluate_samples(
     classifier=None,
     train_images=None,
     train_labels=None,
-    classifier_epochs=30,
+    classifier_epochs=None,
     near_copy_threshold=DEFAULT_NEAR_COPY_THRESHOLD,
     kid_subset_size=1000,
     kid_num_subsets=100,
@@ -118,8 +118,9 @@ def evaluate_samples(
             required). Defaults to `None`.
         train_labels: int array of shape `(len(train_images), 2)`, only
             needed to train a classifier. Defaults to `None`.
-        classifier_epochs: int, epochs when a classifier is trained.
-            Defaults to `30`.
+        classifier_epochs: int, epochs when a classifier is trained, or
+            `None` for the default of `train_type_classifier`. Defaults to
+            `None`.
         near_copy_threshold: float, nearest-neighbour ratios below it count
             as near-copies. Defaults to `0.5`.
         kid_subset_size: int, the KID subset size, lowered to the smaller
