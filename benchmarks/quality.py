@@ -14,7 +14,7 @@ Usage (the commands behind `docs/results.md`):
     python benchmarks/quality.py --runs runs/quality
     # real sprites: the baseline, evaluated on its way to the last epoch
     python benchmarks/quality.py --data ../shared/data/pokemon \\
-        --runs runs/quality-real --variants baseline --no-sampling \\
+        --runs runs/quality-real --variants baseline --sampling guidance \\
         --epochs 110 --stages 10,25,50
 
 Every run is evaluated with the study's sampler (--sampler, --steps,
@@ -98,9 +98,11 @@ def parse_args(argv=None):
         help=f"training variants, among {', '.join(VARIANTS)}",
     )
     parser.add_argument(
-        "--no-sampling",
-        action="store_true",
-        help="skip the sampling ablations of the baseline",
+        "--sampling",
+        choices=("all", "guidance", "none"),
+        default="all",
+        help="sampling ablations of the baseline at its last epoch: all of "
+        "them, the guidance scales only (DDIM, 50 steps), or none",
     )
     parser.add_argument(
         "--num", type=int, default=180, help="sprites per evaluation"
@@ -252,7 +254,7 @@ def main(argv=None):
                 continue
             run_dir = train(args, name, epochs)
             last = epochs == args.epochs
-            ablate = name == "baseline" and last and not args.no_sampling
+            ablate = args.sampling if name == "baseline" and last else "none"
             for sampling in _settings(
                 args, staged=bool(stages), last=last, ablate=ablate
             ):
@@ -277,8 +279,10 @@ def _settings(args, staged, last, ablate):
     settings = [own] if last else []
     if staged:
         settings.append(STAGE_SAMPLING)
-    if ablate:
+    if ablate == "all":
         settings.extend(SAMPLING)
+    elif ablate == "guidance":
+        settings.extend(s for s in SAMPLING if s[:2] == ("ddim", 50) and s[3])
     settings = [
         (sampler, steps, args.guidance if guidance is None else guidance, ema)
         for sampler, steps, guidance, ema in settings
