@@ -179,7 +179,9 @@ def evaluate_run(
         test_images,
         test_labels,
         classifier=classifier,
-        train_images=train_images,
+        # Near-copies are searched among every sprite the model may have
+        # seen, the classifier's held-out part included.
+        train_images=images,
         seed=seed,
     )
     report["settings"] = {
@@ -196,7 +198,7 @@ def evaluate_run(
         shown = min(16, num_images)
         grid = metrics.nearest_neighbour_grid(
             generated[:shown],
-            train_images,
+            images,
             np.asarray(report["memorization"]["nearest_indices"][:shown]),
         )
         datasets.save_image_grid(

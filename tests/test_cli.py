@@ -315,6 +315,10 @@ def test_evaluations_share_a_classifier_cache(trained_run, tmp_path):
     second = evaluate_run(trained_run, cache_dir=cache, write=False, **options)
     assert classifier.stat().st_mtime_ns == written
     assert first["type_fidelity"] == second["type_fidelity"]
+    # Near-copies are searched among all the run's training sprites, the
+    # classifier's held-out part included.
+    assert first["num_train"] == 32
+    assert first["num_real"] == round(0.2 * 32)
     # Nothing is written into the run folder.
     assert {p.name: p.stat().st_mtime_ns for p in trained_run.iterdir()} == (
         files
