@@ -19,7 +19,8 @@ Usage (the commands behind `docs/results.md`):
 
 Every run is evaluated with the study's sampler (--sampler, --steps,
 --guidance: DDPM, 250 steps, guidance 3). It prints a Markdown table and
-writes every report to `--out`.
+writes every report to `--out`. Run again with the same settings, it keeps
+the rows already in `--out` and evaluates only what is missing.
 """
 
 import argparse
@@ -49,6 +50,7 @@ VARIANTS = {
 SAMPLING = (
     ("ddim", 50, 0.0, True),
     ("ddim", 50, 1.0, True),
+    ("ddim", 50, 2.0, True),
     ("ddim", 50, None, True),
     ("ddim", 50, 5.0, True),
     ("ddim", 50, None, False),
@@ -245,32 +247,97 @@ def main(argv=None):
     os.environ["KERAS_BACKEND"] = args.backend
     runs = Path(args.runs)
     cache_dir = runs / "classifiers"
+    previous = _previous_rows(args)
     rows = []
     for name in args.variants:
         stages = args.stages if name == "baseline" else []
         for epochs in [*stages, args.epochs]:
+            last = epochs == args.epochs
+            ablate = args.sampling if name == "baseline" and last else "none"
+            wanted = [
+                (sampling, _num_images(args, sampling))
+                for sampling in _settings(
+                    args, staged=bool(stages), last=last, ablate=ablate
+                )
+            ]
+            keys = [_key(name, epochs, *setting) for setting in wanted]
+            if all(key in previous for key in keys):
+                rows.extend(previous[key] for key in keys)
+                print(f"[{name}] epoch {epochs}: rows kept from {args.out}")
+                continue
             if _epochs_completed(runs / name) > epochs:
                 print(f"[{name}] already past epoch {epochs}: not evaluated")
                 continue
             run_dir = train(args, name, epochs)
-            last = epochs == args.epochs
-            ablate = args.sampling if name == "baseline" and last else "none"
-            for sampling in _settings(
-                args, staged=bool(stages), last=last, ablate=ablate
-            ):
+            for key, (sampling, num) in zip(keys, wanted, strict=True):
+                if key in previous:
+                    rows.append(previous[key])
+                    continue
                 print(f"[{name}] evaluating {sampling}", flush=True)
-                num = args.num
-                if sampling[1] >= 250 and sampling[:3] != (
-                    args.sampler,
-                    args.steps,
-                    args.guidance,
-                ):
-                    num = min(num, args.long_num)
                 rows.append(evaluate(args, run_dir, sampling, cache_dir, num))
                 rows[-1]["run"] = name
                 _write(args, rows)
+    _write(args, rows)
     print(format_table(rows))
     print(f"Wrote {args.out}")
+
+
+def _num_images(args, sampling):
+    """Fewer sprites for the long samplers, other than the study's own."""
+    if sampling[1] >= 250 and sampling[:3] != (
+        args.sampler,
+        args.steps,
+        args.guidance,
+    ):
+        return min(args.num, args.long_num)
+    return args.num
+
+
+def _key(name, epochs, sampling, num_images):
+    return (name, epochs, *sampling, num_images)
+
+
+# The settings that make two studies' rows of a run comparable.
+SAME_STUDY = (
+    "runs",
+    "data",
+    "backend",
+    "preset",
+    "num_images",
+    "batch_size",
+    "learning_rate",
+    "epochs",
+    "config",
+)
+
+
+def _previous_rows(args):
+    """The rows of an earlier study with the same settings in `--out`.
+
+    A study run again (with another sampling setting added, say) keeps
+    them instead of evaluating again; delete `--out` to start anew.
+    """
+    path = Path(args.out)
+    if not path.exists():
+        return {}
+    earlier = json.loads(path.read_text())
+    settings = earlier.get("settings", {})
+    if any(settings.get(key) != getattr(args, key) for key in SAME_STUDY):
+        return {}
+    return {
+        _key(
+            row["run"],
+            row["epochs"],
+            (
+                row["sampler"],
+                row["num_steps"],
+                row["guidance_scale"],
+                row["use_ema"],
+            ),
+            row["num_generated"],
+        ): row
+        for row in earlier["rows"]
+    }
 
 
 def _settings(args, staged, last, ablate):
