@@ -79,7 +79,7 @@ def parse_args(argv=None):
     parser.add_argument("--num-images", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--epochs", type=int, default=18)
+    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument(
         "--config",
         default="{}",

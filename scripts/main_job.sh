@@ -9,9 +9,9 @@ bash scripts/setup.sh
 VENV="${VENV:-.venv}"
 RUN="${RUN:-runs/tiny}"
 export KERAS_BACKEND="${KERAS_BACKEND:-torch}"
-# The settings of the measured run in docs/results.md: about 10 minutes on
+# The settings of the measured run in docs/results.md: about 8 minutes on
 # a 2-core CPU.
-"$VENV/bin/pokediff" train --preset tiny --epochs "${EPOCHS:-18}" --num-images 2000 \
+"$VENV/bin/pokediff" train --preset tiny --epochs "${EPOCHS:-15}" --num-images 2000 \
   --batch-size 32 --learning-rate 1e-3 --out "$RUN"
 "$VENV/bin/pokediff" generate "$RUN" --type fire --num 16 --seed 0 \
   --out "$RUN/fire.png"
