@@ -60,6 +60,18 @@ SAMPLING = (
     ("ddpm", 250, None, True),
     ("ddpm", 1000, None, True),
 )
+# The settings that make two studies' rows of a run comparable.
+SAME_STUDY = (
+    "runs",
+    "data",
+    "backend",
+    "preset",
+    "num_images",
+    "batch_size",
+    "learning_rate",
+    "epochs",
+    "config",
+)
 # The setting of the evaluations on the way to the last epoch (--stages):
 # cheap enough to repeat, and evaluated at the last epoch too.
 STAGE_SAMPLING = ("ddim", 50, None, True)
@@ -295,20 +307,6 @@ def _num_images(args, sampling):
 
 def _key(name, epochs, sampling, num_images):
     return (name, epochs, *sampling, num_images)
-
-
-# The settings that make two studies' rows of a run comparable.
-SAME_STUDY = (
-    "runs",
-    "data",
-    "backend",
-    "preset",
-    "num_images",
-    "batch_size",
-    "learning_rate",
-    "epochs",
-    "config",
-)
 
 
 def _previous_rows(args):
