@@ -9,7 +9,8 @@ class GroupNormalization(keras.layers.GroupNormalization):
 
     Same arguments, weights and outputs as `keras.layers.GroupNormalization`
     with `axis=-1` (statistics in float32 under mixed precision too); on the
-    PyTorch backend it runs as one fused kernel on the channels-last memory
+    PyTorch backend it runs as one fused kernel on the channels-last memory,
+    and on TensorFlow its gradient is written by hand
     (`pokediff.backend.group_norm`).
 
     Example:
