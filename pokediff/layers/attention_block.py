@@ -75,7 +75,7 @@ class AttentionBlock(keras.layers.Layer):
         qkv = ops.reshape(
             self.qkv(h), (batch, height * width, 3, self.num_heads, head_dim)
         )
-        query, key, value = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+        query, key, value = ops.unstack(qkv, 3, axis=2)
         attended = ops.dot_product_attention(query, key, value)
         attended = ops.reshape(attended, (batch, height * width, channels))
         out = self.output_projection(attended)
