@@ -317,7 +317,8 @@ def _group_norm_with_gradient(x, gamma, beta, groups, epsilon):
     @ops.custom_gradient
     def normalize(x, gamma, beta):
         grouped = ops.reshape(x, grouped_shape)
-        mean, variance = ops.moments(grouped, axes=(1, 3), keepdims=True)
+        mean = _mean_over_pixels_and_group(grouped)
+        variance = _mean_over_pixels_and_group(ops.square(grouped - mean))
         rstd = ops.rsqrt(variance + epsilon)
         gamma = ops.reshape(gamma, param_shape)
         scale = rstd * gamma
@@ -345,6 +346,13 @@ def _group_norm_with_gradient(x, gamma, beta, groups, epsilon):
         return outputs, grad
 
     return normalize(x, gamma, beta)
+
+
+def _mean_over_pixels_and_group(grouped):
+    # Axis by axis: TensorFlow's CPU kernels reduce one axis at a time
+    # twice as fast as both together.
+    means = ops.mean(grouped, axis=1, keepdims=True)
+    return ops.mean(means, axis=3, keepdims=True)
 
 
 configure_xla_cpu()
