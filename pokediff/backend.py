@@ -1,6 +1,6 @@
 """The one place where pokediff branches on the Keras backend.
 
-Everything else is written in `keras.ops`. Four things cannot be:
+Everything else is written in `keras.ops`. Five things cannot be:
 
 - compiling a whole sampling loop (each backend has its own compiler and its
   own idea of where variables live);
@@ -33,8 +33,8 @@ BACKENDS = ("tensorflow", "jax", "torch")
 logger = logging.getLogger("pokediff")
 
 # XLA:CPU hands dots (convolutions included) and reductions to YNNPACK when
-# asked. On the `tiny` preset it trains 15% faster on a CPU than XLA's own
-# kernels, with outputs equal to float rounding (see docs/performance.md).
+# asked. On the `tiny` preset it trains about 12% faster on a CPU than with
+# XLA's own kernels, with the same outputs (see docs/performance.md).
 # Element-wise fusions are left to XLA: handing them over too makes XLA
 # materialise every broadcast they read, and training 15% slower. XLA
 # aborts on a flag it does not know, so only the jaxlib releases it was
