@@ -225,7 +225,8 @@ def group_norm(inputs, groups, gamma=None, beta=None, epsilon=1e-5):
     The same function as `keras.layers.GroupNormalization` (statistics over
     each group of channels and all pixels, in float32 whatever the input
     dtype, result cast back). On PyTorch it is one call of
-    `torch.nn.functional.group_norm` on the channels-last memory.
+    `torch.nn.functional.group_norm` on the channels-last memory; on
+    TensorFlow its gradient is written by hand (`_group_norm_with_gradient`).
 
     Args:
         inputs: tensor of shape `(batch, height, width, channels)`.
@@ -260,8 +261,8 @@ def group_norm(inputs, groups, gamma=None, beta=None, epsilon=1e-5):
             )
             return ops.cast(outputs.permute(0, 2, 3, 1), dtype)
 
+    channels = x.shape[-1]
     if keras.backend.backend() == "tensorflow":
-        channels = x.shape[-1]
         if gamma is None:
             gamma = ops.ones((channels,))
         if beta is None:
@@ -276,7 +277,6 @@ def group_norm(inputs, groups, gamma=None, beta=None, epsilon=1e-5):
         return ops.cast(outputs, dtype)
 
     shape = ops.shape(x)
-    channels = x.shape[-1]
     grouped = ops.reshape(
         x, (shape[0], shape[1], shape[2], groups, channels // groups)
     )
